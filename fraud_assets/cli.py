@@ -1,0 +1,215 @@
+"""`fraud-assets`: one command for worlds, reference data, services and the UI."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from fraud_assets.settings import PACKAGE_ROOT, config_root, dagster_home, fraud_assets_home
+
+
+def _store():
+    from fraud_assets.core.store import WorldStore
+
+    return WorldStore(fraud_assets_home())
+
+
+def prepare_dagster_home() -> Path:
+    """Point DAGSTER_HOME at the instance under FRAUD_ASSETS_HOME (with the repo's dagster.yaml)."""
+    home = dagster_home()
+    home.mkdir(parents=True, exist_ok=True)
+    os.environ["DAGSTER_HOME"] = str(home)
+    target = home / "dagster.yaml"
+    template = PACKAGE_ROOT.parent / "dagster.yaml"
+    if not target.exists() and template.exists():
+        shutil.copyfile(template, target)
+    return home
+
+
+def ensure_reference(quiet: bool = False) -> dict[str, str]:
+    from fraud_assets.reference import catalog
+
+    started = time.perf_counter()
+    results = catalog.build_all(fraud_assets_home())
+    if not quiet:
+        built = sum(1 for r in results.values() if getattr(r, "status", None) and r.status.value == "PUBLISHED")
+        print(f"reference: {len(results)} datasets ({built} newly built) in {time.perf_counter() - started:.1f}s")
+    return catalog.reference_digests(fraud_assets_home())
+
+
+def register_world(preset: str, seed: int, quiet: bool = False):
+    from fraud_assets.engine.worlds import register
+
+    digests = ensure_reference(quiet=quiet)
+    world, status = register(_store(), config_root(), preset, seed, digests)
+    prepare_dagster_home()
+    from dagster import DagsterInstance
+
+    from fraud_assets.orchestration.partitions import register_world_partitions
+
+    with DagsterInstance.get() as instance:
+        register_world_partitions(instance, world.manifest_fingerprint, world.seed)
+    if not quiet:
+        print(f"world {preset} seed={seed}: {status.value}")
+        print(f"  manifest_fingerprint={world.manifest_fingerprint}")
+        print(f"  parameter_hash={world.parameter_hash}")
+        print(f"  registered_utc={world.registered_utc}")
+    print(f"world key: {world.key}")
+    return world
+
+
+def cmd_world_register(args) -> int:
+    register_world(args.preset, args.seed)
+    return 0
+
+
+def build_world(world, through: str | None):
+    """Materialise every state through `through` in one Dagster run; return the run result."""
+    from dagster import AssetKey, DagsterInstance, materialize
+
+    from fraud_assets.definitions import defs
+    from fraud_assets.engine import catalogue
+
+    prepare_dagster_home()
+    selected = [AssetKey(list(s.asset_key)) for seg in catalogue.segments_through(through) for s in seg.states]
+    assets = list(defs.assets)
+    with DagsterInstance.get() as instance:
+        return materialize(assets, instance=instance, partition_key=world.key, selection=selected,
+                           resources=defs.resources, raise_on_error=False,
+                           tags={"fraud_assets/preset": world.preset.name, "fraud_assets/seed": str(world.seed)})
+
+
+def summarise(result) -> tuple[list[str], list[str]]:
+    """Lines for each materialised asset and check; the list of failed blocking checks."""
+    lines, failed = [], []
+    materialised = {e.asset_key.to_user_string(): e for e in result.get_asset_materialization_events()}
+    for key in sorted(materialised):
+        lines.append(f"  materialised {key}")
+    for evaluation in result.get_asset_check_evaluations():
+        name = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
+        status = "PASS" if evaluation.passed else ("WARN" if evaluation.severity.value == "WARN" else "FAIL")
+        lines.append(f"  check {status} {name}")
+        if not evaluation.passed and evaluation.severity.value == "ERROR":
+            failed.append(name)
+    return lines, failed
+
+
+def cmd_world_build(args) -> int:
+    world = register_world(args.preset, args.seed, quiet=True)
+    started = time.perf_counter()
+    result = build_world(world, args.through)
+    lines, failed = summarise(result)
+    if args.verbose:
+        print("\n".join(lines))
+    checks = [l for l in lines if l.startswith("  check ")]
+    assets = [l for l in lines if l.startswith("  materialised ")]
+    print(f"built {len(assets)} assets, {len(checks)} checks "
+          f"({sum('PASS' in l for l in checks)} pass, {sum('WARN' in l for l in checks)} warn, "
+          f"{len(failed)} fail) in {time.perf_counter() - started:.1f}s")
+    if failed or not result.success:
+        for name in failed:
+            print(f"FAILED blocking check {name}", file=sys.stderr)
+        if not failed:
+            for event in result.get_step_failure_events():
+                print(f"FAILED step {event.step_key}: {event.event_specific_data.error.message.strip()}",
+                      file=sys.stderr)
+        return 1
+    return cmd_world_verify(args, world=world)
+
+
+def cmd_world_verify(args, world=None) -> int:
+    from fraud_assets.core.gates import verify_bundle
+    from fraud_assets.engine import catalogue
+    from fraud_assets.engine.runner import bundle_dir
+
+    if world is None:
+        world = register_world(args.preset, args.seed, quiet=True)
+    store = _store()
+    failures = 0
+    for seg in catalogue.segments():
+        directory = store.path(bundle_dir(seg.segment, world))
+        if not directory.exists():
+            print(f"{seg.segment}: NOT BUILT")
+            continue
+        report = verify_bundle(directory, store.root, seg.segment)
+        print(report.line())
+        failures += not report.passed
+    return 1 if failures else 0
+
+
+def cmd_world_list(args) -> int:
+    from fraud_assets.engine.worlds import list_worlds
+
+    for mf, seed in list_worlds(_store()):
+        print(f"{mf}|{seed}")
+    return 0
+
+
+def cmd_reference_build(args) -> int:
+    digests = ensure_reference()
+    for dataset_id, digest in sorted(digests.items()):
+        print(f"  {dataset_id}: {digest[:16]}")
+    return 0
+
+
+def cmd_ui(args) -> int:
+    prepare_dagster_home()
+    os.chdir(PACKAGE_ROOT.parent)
+    command = [sys.executable, "-m", "dagster", "dev", "-w", str(PACKAGE_ROOT.parent / "workspace.yaml"),
+               "-p", str(args.port)]
+    os.execv(sys.executable, command)
+    return 0  # pragma: no cover
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fraud-assets", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    world = sub.add_parser("world", help="register, build and verify worlds").add_subparsers(dest="action",
+                                                                                             required=True)
+    for name, func, help_ in (("register", cmd_world_register, "write the world manifest, add partition keys"),
+                              ("build", cmd_world_build, "materialise the world's states through Dagster"),
+                              ("verify", cmd_world_verify, "recompute every published segment's hash gate")):
+        p = world.add_parser(name, help=help_)
+        p.add_argument("--preset", default="tiny")
+        p.add_argument("--seed", type=int, default=42)
+        if name == "build":
+            p.add_argument("--through", default=None, help="last segment to build (default: all)")
+            p.add_argument("-v", "--verbose", action="store_true", help="list every asset and check")
+        p.set_defaults(func=func)
+    world.add_parser("list", help="registered worlds").set_defaults(func=cmd_world_list)
+
+    reference = sub.add_parser("reference", help="reference data intake").add_subparsers(dest="action",
+                                                                                         required=True)
+    reference.add_parser("build", help="build every reference dataset").set_defaults(func=cmd_reference_build)
+
+    ui = sub.add_parser("ui", help="open the Dagster UI (dagster dev) on this home")
+    ui.add_argument("--port", type=int, default=3000)
+    ui.set_defaults(func=cmd_ui)
+
+    try:
+        from fraud_assets.platform.services import command as services_command
+    except ImportError:
+        services_command = None
+    if services_command is not None:
+        services_command.add_subcommand(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from fraud_assets.core.errors import EngineFailure
+
+    try:
+        return int(args.func(args) or 0)
+    except EngineFailure as failure:
+        print(f"error: {failure}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
