@@ -47,12 +47,9 @@ def register_world(preset: str, seed: int, quiet: bool = False):
     digests = ensure_reference(quiet=quiet)
     world, status = register(_store(), config_root(), preset, seed, digests)
     prepare_dagster_home()
-    from dagster import DagsterInstance
+    from fraud_assets.orchestration.runs import add_world_partitions
 
-    from fraud_assets.orchestration.partitions import register_world_partitions
-
-    with DagsterInstance.get() as instance:
-        register_world_partitions(instance, world.manifest_fingerprint, world.seed)
+    add_world_partitions(world)
     if not quiet:
         print(f"world {preset} seed={seed}: {status.value}")
         print(f"  manifest_fingerprint={world.manifest_fingerprint}")
@@ -67,56 +64,28 @@ def cmd_world_register(args) -> int:
     return 0
 
 
-def build_world(world, through: str | None):
-    """Materialise every state through `through` in one Dagster run; return the run result."""
-    from dagster import AssetKey, DagsterInstance, materialize
-
-    from fraud_assets.definitions import defs
-    from fraud_assets.engine import catalogue
-
-    prepare_dagster_home()
-    selected = [AssetKey(list(s.asset_key)) for seg in catalogue.segments_through(through) for s in seg.states]
-    assets = list(defs.assets)
-    with DagsterInstance.get() as instance:
-        return materialize(assets, instance=instance, partition_key=world.key, selection=selected,
-                           resources=defs.resources, raise_on_error=False,
-                           tags={"fraud_assets/preset": world.preset.name, "fraud_assets/seed": str(world.seed)})
-
-
-def summarise(result) -> tuple[list[str], list[str]]:
-    """Lines for each materialised asset and check; the list of failed blocking checks."""
-    lines, failed = [], []
-    materialised = {e.asset_key.to_user_string(): e for e in result.get_asset_materialization_events()}
-    for key in sorted(materialised):
-        lines.append(f"  materialised {key}")
-    for evaluation in result.get_asset_check_evaluations():
-        name = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
-        status = "PASS" if evaluation.passed else ("WARN" if evaluation.severity.value == "WARN" else "FAIL")
-        lines.append(f"  check {status} {name}")
-        if not evaluation.passed and evaluation.severity.value == "ERROR":
-            failed.append(name)
-    return lines, failed
-
-
 def cmd_world_build(args) -> int:
+    from fraud_assets.orchestration.runs import build_world
+
     world = register_world(args.preset, args.seed, quiet=True)
     started = time.perf_counter()
-    result = build_world(world, args.through)
-    lines, failed = summarise(result)
+    outcome = build_world(world, args.through)
     if args.verbose:
-        print("\n".join(lines))
-    checks = [l for l in lines if l.startswith("  check ")]
-    assets = [l for l in lines if l.startswith("  materialised ")]
-    print(f"built {len(assets)} assets, {len(checks)} checks "
-          f"({sum('PASS' in l for l in checks)} pass, {sum('WARN' in l for l in checks)} warn, "
-          f"{len(failed)} fail) in {time.perf_counter() - started:.1f}s")
-    if failed or not result.success:
-        for name in failed:
+        for key in outcome.materialised:
+            print(f"  materialised {key}")
+        for name, status in outcome.checks:
+            print(f"  check {status} {name}")
+    counts = {s: sum(1 for _, st in outcome.checks if st == s) for s in ("PASS", "WARN", "FAIL")}
+    print(f"built {len(outcome.materialised)} assets, {len(outcome.checks)} checks ({counts['PASS']} pass, "
+          f"{counts['WARN']} warn, {counts['FAIL']} fail) in {time.perf_counter() - started:.1f}s")
+    for name, status in outcome.checks:
+        if status == "WARN":
+            print(f"  warning: {name}")
+    if outcome.failed_checks or not outcome.success:
+        for name in outcome.failed_checks:
             print(f"FAILED blocking check {name}", file=sys.stderr)
-        if not failed:
-            for event in result.get_step_failure_events():
-                print(f"FAILED step {event.step_key}: {event.event_specific_data.error.message.strip()}",
-                      file=sys.stderr)
+        for failure in outcome.step_failures:
+            print(f"FAILED step {failure}", file=sys.stderr)
         return 1
     return cmd_world_verify(args, world=world)
 
