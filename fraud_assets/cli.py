@@ -30,11 +30,12 @@ def prepare_dagster_home() -> Path:
     return home
 
 
-def ensure_reference(quiet: bool = False) -> dict[str, str]:
+def ensure_reference(quiet: bool = False, rebuild: bool = False) -> dict[str, str]:
+    """Build missing reference datasets (all of them with `rebuild`, proving same bytes)."""
     from fraud_assets.reference import catalog
 
     started = time.perf_counter()
-    results = catalog.build_all(fraud_assets_home())
+    results = catalog.build_all(fraud_assets_home(), skip_existing=not rebuild)
     if not quiet:
         built = sum(1 for r in results.values() if getattr(r, "status", None) and r.status.value == "PUBLISHED")
         print(f"reference: {len(results)} datasets ({built} newly built) in {time.perf_counter() - started:.1f}s")
@@ -119,7 +120,7 @@ def cmd_world_list(args) -> int:
 
 
 def cmd_reference_build(args) -> int:
-    digests = ensure_reference()
+    digests = ensure_reference(rebuild=True)
     for dataset_id, digest in sorted(digests.items()):
         print(f"  {dataset_id}: {digest[:16]}")
     return 0

@@ -186,9 +186,10 @@ class EngineRunner:
         if spec.state == "S0":
             published.update(self.gate(spec, world))
         reader = GatedReader(self.store, world, spec.segment)
-        inputs = {dataset_id: reader.read(dataset_id) for dataset_id in spec.reads}
-        if spec.validation:
-            inputs[f"rng_trace_{spec.segment}"] = self.read_trace(spec.segment, world)
+        trace_id = f"rng_trace_{spec.segment}"
+        inputs = {dataset_id: reader.read(dataset_id) for dataset_id in spec.reads if dataset_id != trace_id}
+        if spec.validation:  # the runner writes the trace, so the runner supplies it
+            inputs[trace_id] = self.read_trace(spec.segment, world)
         ctx = StateContext(world=world, config=config,
                            exec_settings=self.exec_settings.get(spec.segment, {}).get(spec.state.lower(), {}))
         result = spec.run(inputs, ctx)
@@ -208,8 +209,9 @@ class EngineRunner:
             published[dataset_id] = self._publish(dspec, value, world)
         published["rng_trace"] = self._publish_trace(spec, result, world)
         if spec.validation:
-            published[f"validation_{spec.segment}"], checks[f"hashgate_{spec.segment}"] = self._publish_bundle(
-                spec, result, world)
+            bundle, checks[f"hashgate_{spec.segment}"] = self._publish_bundle(spec, result, world)
+            if bundle is not None:
+                published[f"validation_{spec.segment}"] = bundle
         for check in spec.checks:
             checks[check.name] = check.fn(result, inputs, ctx)
         return StateExecution(spec, result, published, checks, time.perf_counter() - started, rows)
@@ -261,14 +263,21 @@ class EngineRunner:
                               "sha256": sha256_file(path), "bytes": path.stat().st_size})
         return sorted(files, key=lambda f: f["path"])
 
-    def _publish_bundle(self, spec: StateSpec, result: StateResult, world: World) -> tuple[PublishResult, CheckOutcome]:
+    def _publish_bundle(self, spec: StateSpec, result: StateResult,
+                        world: World) -> tuple[PublishResult | None, CheckOutcome]:
         if result.bundle is None:
             raise EngineFailure("E_STATE_OUTPUTS", f"{spec.segment} validation state returned no bundle")
+        directory = bundle_dir(spec.segment, world)
+        if self.store.exists(directory):
+            # Re-validating a sealed world: the existing gate must still hold before anything
+            # is re-published, so tampering is reported here, naming the file.
+            existing = gates.verify_bundle(self.store.path(directory), self.store.root, spec.segment)
+            if not existing.passed:
+                return None, CheckOutcome(False, {"problems": existing.problems[:10], "flag": existing.flag})
         documents = dict(result.bundle)
         documents[gates.DATASETS] = {"files": self.segment_files(spec.segment, world)}
         header = {"segment": spec.segment, "manifest_fingerprint": world.manifest_fingerprint, "seed": world.seed}
         files, passed = gates.build_bundle(documents, header)
-        directory = bundle_dir(spec.segment, world)
         published = self.store.publish_files(directory, files)
         report = gates.verify_bundle(self.store.path(directory), self.store.root, spec.segment)
         failed_documents = sorted(n for n, d in documents.items() if d.get("passed", True) is False)

@@ -5,7 +5,6 @@ check of the state declared as a blocking asset check. The asset body is the
 engine runner; no engine asset is hand-written.
 """
 
-from __future__ import annotations
 
 from dagster import (
     AssetCheckResult,

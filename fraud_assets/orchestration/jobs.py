@@ -3,13 +3,12 @@
 from dagster import AssetSelection, define_asset_job
 
 from fraud_assets.engine import catalogue
-from fraud_assets.orchestration.partitions import WORLD
 
 
 def engine_jobs():
     jobs = [define_asset_job("world_job", selection=AssetSelection.groups(*[s.group for s in catalogue.segments()]),
-                             partitions_def=WORLD, description="Every engine state of a world, in catalogue order.")]
+                             description="Every engine state of a world, in catalogue order.")]
     for seg in catalogue.segments():
         jobs.append(define_asset_job(f"engine_{seg.segment}_job", selection=AssetSelection.groups(seg.group),
-                                     partitions_def=WORLD, description=f"Segment {seg.segment} of a world."))
+                                     description=f"Segment {seg.segment} of a world."))
     return jobs

@@ -1,6 +1,5 @@
 """Reference datasets as unpartitioned assets (group `reference`)."""
 
-from __future__ import annotations
 
 from dagster import AssetExecutionContext, AssetsDefinition, MaterializeResult, MetadataValue, asset
 
@@ -12,7 +11,7 @@ from fraud_assets.reference import catalog
 def reference_asset(dataset_id: str) -> AssetsDefinition:
     @asset(
         key=reference_key(dataset_id),
-        deps=[reference_key(d) for d in catalog.dependencies(dataset_id)],
+        deps=[reference_key(d) for d in catalog.spec_of(dataset_id).depends],
         group_name="reference",
         description=f"Reference dataset `{dataset_id}` built from installed packages (ARCHITECTURE §9).",
         kinds={"parquet"},
@@ -32,4 +31,4 @@ def reference_asset(dataset_id: str) -> AssetsDefinition:
 
 
 def reference_assets() -> list[AssetsDefinition]:
-    return [reference_asset(d) for d in catalog.dataset_ids()]
+    return [reference_asset(d) for d in catalog.DATASET_IDS]

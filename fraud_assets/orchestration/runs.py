@@ -31,12 +31,13 @@ class BuildOutcome:
 def build_world(world: World, through: str | None) -> BuildOutcome:
     """Materialise every state through `through` in one in-process run on the instance."""
     from fraud_assets.definitions import defs
+    from fraud_assets.orchestration.resources import resources_for_environment
 
     selected = [AssetKey(list(s.asset_key)) for seg in catalogue.segments_through(through) for s in seg.states]
     with DagsterInstance.get() as instance:
         result = materialize(
             list(defs.assets), instance=instance, partition_key=world.key, selection=selected,
-            resources=defs.resources, raise_on_error=False,
+            resources=resources_for_environment(), raise_on_error=False,
             tags={"fraud_assets/preset": world.preset.name, "fraud_assets/seed": str(world.seed)},
         )
     outcome = BuildOutcome(success=result.success)
