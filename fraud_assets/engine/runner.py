@@ -23,6 +23,7 @@ from fraud_assets.core.errors import E_PARTITION_MISMATCH, EngineFailure
 from fraud_assets.core.identity import ENGINE_CONTRACT_VERSION, WORLD_PRESET_LOGICAL_NAME, World, preset_file
 from fraud_assets.core.store import PublishResult, PublishStatus, WorldStore, parquet_bytes
 from fraud_assets.engine import catalogue
+from fraud_assets.engine.inputs import RasterSource
 from fraud_assets.engine.state import CheckOutcome, StateContext, StateResult, StateSpec
 from fraud_assets.engine.worlds import verify_identity
 
@@ -38,6 +39,11 @@ def receipt_dir(segment: str, world: World) -> str:
 def bundle_dir(segment: str, world: World) -> str:
     layer = catalogue.LAYER[segment]
     return f"data/layer{layer}/{segment}/validation/manifest_fingerprint={world.manifest_fingerprint}/seed={world.seed}"
+
+
+def report_dir(segment: str, world: World) -> str:
+    layer = catalogue.LAYER[segment]
+    return f"reports/layer{layer}/{segment}/manifest_fingerprint={world.manifest_fingerprint}/seed={world.seed}"
 
 
 def trace_dir(segment: str, world: World) -> str:
@@ -92,12 +98,15 @@ class GatedReader:
                                         f"bytes changed since S0 sealed them: {sealed.path}")
         return path
 
-    def read(self, dataset_id: str) -> pl.DataFrame:
+    def read(self, dataset_id: str) -> pl.DataFrame | RasterSource:
         if dataset_id.startswith(REF_PREFIX):
             from fraud_assets.reference import catalog as reference
 
-            self._authorise(dataset_id)
-            return reference.load(self.store.root, dataset_id[len(REF_PREFIX):])
+            path = self._authorise(dataset_id)
+            reference_id = dataset_id[len(REF_PREFIX):]
+            if reference.spec_of(reference_id).kind == "geotiff":
+                return RasterSource(path / reference.spec_of(reference_id).file_name)
+            return reference.load(self.store.root, reference_id)
         spec = catalogue.dictionary()[dataset_id]
         relative = spec.relative_path(self.world.manifest_fingerprint, self.world.seed)
         if spec.segment != self.segment:
@@ -208,6 +217,9 @@ class EngineRunner:
                 rows[dataset_id] = value.height
             published[dataset_id] = self._publish(dspec, value, world)
         published["rng_trace"] = self._publish_trace(spec, result, world)
+        for name, png in sorted(result.plots.items()):
+            published[f"plot:{name}"] = self.store.publish_bytes(
+                f"{report_dir(spec.segment, world)}/{spec.state}_{name}.png", png)
         if spec.validation:
             bundle, checks[f"hashgate_{spec.segment}"] = self._publish_bundle(spec, result, world)
             if bundle is not None:
@@ -215,6 +227,23 @@ class EngineRunner:
         for check in spec.checks:
             checks[check.name] = check.fn(result, inputs, ctx)
         return StateExecution(spec, result, published, checks, time.perf_counter() - started, rows)
+
+    def build(self, world: World, through: str | None = None) -> list[StateExecution]:
+        """Execute every state through segment `through` in catalogue order, without Dagster.
+
+        Stops at the first state whose blocking checks fail (raising `EngineFailure`),
+        as a Dagster run would stop downstream steps.
+        """
+        executions = []
+        for seg in catalogue.segments_through(through):
+            for spec in seg.states:
+                execution = self.execute(spec, world)
+                executions.append(execution)
+                if execution.failed_checks:
+                    raise EngineFailure("E_CHECK_FAILED", f"{spec.segment} {spec.state} blocking checks failed",
+                                        keys=execution.failed_checks,
+                                        evidence={n: execution.checks[n].evidence for n in execution.failed_checks})
+        return executions
 
     def _publish(self, dspec: DatasetSpec, value: Any, world: World) -> PublishResult:
         relative = dspec.relative_path(world.manifest_fingerprint, world.seed)

@@ -46,6 +46,8 @@ class StateResult:
     # Validation states only: bundle file name -> JSON document. A document with
     # `"passed": false` withholds the segment's `_passed.flag`.
     bundle: dict[str, dict] | None = None
+    # PNG plots (name -> bytes), published under reports/ and shown in the asset's metadata.
+    plots: dict[str, bytes] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,8 @@ engine runner; no engine asset is hand-written.
 """
 
 
+import base64
+
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
@@ -71,6 +73,9 @@ def execution_metadata(execution: StateExecution) -> dict[str, object]:
     }
     if execution.result.report:
         meta["report"] = MetadataValue.json(execution.result.report)
+    for name, png in sorted(execution.result.plots.items()):
+        encoded = base64.b64encode(png).decode()
+        meta[f"plot_{name}"] = MetadataValue.md(f"![{name}](data:image/png;base64,{encoded})")
     return meta
 
 
