@@ -25,7 +25,7 @@ from fraud_assets.core.store import PublishResult, PublishStatus, WorldStore, pa
 from fraud_assets.engine import catalogue
 from fraud_assets.engine.inputs import RasterSource
 from fraud_assets.engine.state import CheckOutcome, StateContext, StateResult, StateSpec
-from fraud_assets.engine.worlds import verify_identity
+from fraud_assets.engine.worlds import compute_identity, verify_identity
 
 REF_PREFIX = "ref."
 TRACE_SCHEMA = {"state": pl.String, "family": pl.String, "keys": pl.Int64, "draws": pl.Int64, "blocks": pl.Int64}
@@ -199,8 +199,12 @@ class EngineRunner:
         inputs = {dataset_id: reader.read(dataset_id) for dataset_id in spec.reads if dataset_id != trace_id}
         if spec.validation:  # the runner writes the trace, so the runner supplies it
             inputs[trace_id] = self.read_trace(spec.segment, world)
-        ctx = StateContext(world=world, config=config,
-                           exec_settings=self.exec_settings.get(spec.segment, {}).get(spec.state.lower(), {}))
+        settings = dict(self.exec_settings.get(spec.segment, {}).get(spec.state.lower(), {}))
+        # Evidence for identity checks (S0's, and validation replays of them): recomputed, never copied.
+        identity = compute_identity(self.config_root, world.preset.name, self.reference_digests())
+        settings["recomputed_identity"] = {"parameter_hash": identity.parameter_hash,
+                                               "manifest_fingerprint": identity.manifest_fingerprint}
+        ctx = StateContext(world=world, config=config, exec_settings=settings)
         result = spec.run(inputs, ctx)
         missing = set(spec.writes) - set(result.outputs)
         extra = set(result.outputs) - set(spec.writes)

@@ -419,8 +419,8 @@ def check_world_identity(result: StateResult, inputs: Mapping[str, pl.DataFrame]
                          ctx: StateContext) -> CheckOutcome:
     """S0.1: the runner's recomputed identity (exec_settings["recomputed_identity"]) equals the world."""
     recomputed = ctx.exec_settings.get("recomputed_identity")
-    if recomputed is None:
-        return outcome(CODE_FINGERPRINT, [], 0, note="identity recomputed by the runner's S0.1 gate")
+    if recomputed is None:  # fail closed: no recomputed identity is no evidence
+        return outcome(CODE_FINGERPRINT, ["recomputed_identity missing"], 1)
     bad = [k for k in ("parameter_hash", "manifest_fingerprint")
            if recomputed.get(k) != getattr(ctx.world, k)]
     return outcome(CODE_FINGERPRINT, bad, 2, world={k: getattr(ctx.world, k) for k in bad},

@@ -118,8 +118,11 @@ def make_world(preset: str = "tiny", seed: int = 42, merchants: int | None = Non
 
 
 def make_ctx(world: World | None = None, config: Config1A | None = None, **exec_settings) -> StateContext:
-    return StateContext(world=world or make_world(), config=config or load_config(CONFIG_DIR),
-                        exec_settings=exec_settings)
+    """A context as the runner builds it: by default the recomputed identity equals the world's."""
+    world = world or make_world()
+    exec_settings.setdefault("recomputed_identity", {"parameter_hash": world.parameter_hash,
+                                                     "manifest_fingerprint": world.manifest_fingerprint})
+    return StateContext(world=world, config=config or load_config(CONFIG_DIR), exec_settings=exec_settings)
 
 
 def with_config(cfg: Config1A, **changes: dict) -> Config1A:
