@@ -161,12 +161,9 @@ def build_parser() -> argparse.ArgumentParser:
     ui.add_argument("--port", type=int, default=3000)
     ui.set_defaults(func=cmd_ui)
 
-    try:
-        from fraud_assets.platform.services import command as services_command
-    except ImportError:
-        services_command = None
-    if services_command is not None:
-        services_command.add_subcommand(sub)
+    from fraud_assets.platform.services import command as services_command
+
+    services_command.add_subcommand(sub)
     return parser
 
 
