@@ -65,6 +65,10 @@ class StateExecution:
         return [name for name, o in self.checks.items() if not o.passed and o.severity == "ERROR"]
 
 
+_REFERENCE_FRAMES: dict[tuple[str, str], pl.DataFrame] = {}
+_REFERENCE_CACHE_SIZE = 16
+
+
 class GatedReader:
     """Reads a state's inputs; upstream and reference reads must be sealed in the segment's receipt."""
 
@@ -84,7 +88,7 @@ class GatedReader:
             self._sealed = {r["input_id"]: gates.SealedInput(**r) for r in frame.iter_rows(named=True)}
         return self._sealed
 
-    def _authorise(self, input_id: str) -> Path:
+    def _authorise(self, input_id: str) -> tuple[Path, str]:
         sealed = self._receipt().get(input_id)
         if sealed is None:
             raise gates.no_pass_no_read(self.segment, input_id, "not sealed by this segment's S0 receipt")
@@ -96,17 +100,24 @@ class GatedReader:
         if digest != sealed.sha256:
             raise gates.no_pass_no_read(self.segment, input_id,
                                         f"bytes changed since S0 sealed them: {sealed.path}")
-        return path
+        return path, digest
 
     def read(self, dataset_id: str) -> pl.DataFrame | RasterSource:
         if dataset_id.startswith(REF_PREFIX):
             from fraud_assets.reference import catalog as reference
 
-            path = self._authorise(dataset_id)
+            path, digest = self._authorise(dataset_id)
             reference_id = dataset_id[len(REF_PREFIX):]
             if reference.spec_of(reference_id).kind == "geotiff":
                 return RasterSource(path / reference.spec_of(reference_id).file_name)
-            return reference.load(self.store.root, reference_id)
+            # Reference frames are immutable and digest-checked above, so one decoded copy per
+            # process serves every state that reads them (tz_world is ~100 MB).
+            key = (str(path), digest)
+            if key not in _REFERENCE_FRAMES:
+                if len(_REFERENCE_FRAMES) >= _REFERENCE_CACHE_SIZE:
+                    _REFERENCE_FRAMES.pop(next(iter(_REFERENCE_FRAMES)))
+                _REFERENCE_FRAMES[key] = reference.load(self.store.root, reference_id)
+            return _REFERENCE_FRAMES[key]
         spec = catalogue.dictionary()[dataset_id]
         relative = spec.relative_path(self.world.manifest_fingerprint, self.world.seed)
         if spec.segment != self.segment:
