@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import polars as pl
 
-from fraud_assets.core.dictionary import DatasetSpec, Kind, Scope
+from fraud_assets.core.dictionary import Scope
+from fraud_assets.engine.common.tables import SegmentTables
 
 SEGMENT = "1A"
 LAYER = 1
@@ -107,27 +108,12 @@ _TABLE: dict[str, tuple[Scope, tuple[str, ...], dict[str, pl.DataType]]] = {
     }),
 }
 
-SCHEMAS: dict[str, dict[str, pl.DataType]] = {k: v[2] for k, v in _TABLE.items()}
-SORT: dict[str, tuple[str, ...]] = {k: v[1] for k, v in _TABLE.items()}
-
-DATASETS: list[DatasetSpec] = [
-    DatasetSpec(
-        id=ds_id, segment=SEGMENT, layer=LAYER, scope=scope, kind=Kind.PARQUET, sort=sort,
-        schema={col: str(dtype) for col, dtype in schema.items()},
-    )
-    for ds_id, (scope, sort, schema) in _TABLE.items()
-]
+TABLES = SegmentTables(SEGMENT, LAYER, _TABLE)
+SCHEMAS = TABLES.schemas
+SORT = TABLES.sort
+SCOPES = TABLES.scopes
+DATASETS = TABLES.datasets
+empty = TABLES.empty
+conform = TABLES.conform
 
 
-def empty(dataset_id: str) -> pl.DataFrame:
-    return pl.DataFrame(schema=SCHEMAS[dataset_id])
-
-
-def conform(frame: pl.DataFrame, dataset_id: str) -> pl.DataFrame:
-    """Declared columns, exact dtypes, sorted by the declared keys."""
-    schema = SCHEMAS[dataset_id]
-    missing = [c for c in schema if c not in frame.columns]
-    if missing:
-        raise ValueError(f"{dataset_id}: missing columns {missing}")
-    out = frame.select([pl.col(c).cast(t, strict=True) for c, t in schema.items()])
-    return out.sort(list(SORT[dataset_id]), maintain_order=True)

@@ -11,60 +11,20 @@ the bytes actually probed.
 from __future__ import annotations
 
 import io
-import math
 import zoneinfo
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from functools import cache
-from typing import Any
 
-import numpy as np
 import polars as pl
 
-from fraud_assets.engine.state import CheckOutcome
+from fraud_assets.engine.common.checks import (  # noqa: F401 - re-exported
+    FIRST_KEYS, jsonable, key_list, missing_output, outcome, tally)
 
-FIRST_KEYS = 10
 DAY_S = 86_400
 
 
 # ---- evidence -----------------------------------------------------------------------------------
-
-
-def jsonable(value: Any) -> Any:
-    """Evidence values safe for canonical JSON (no NaN, plain Python types)."""
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, (np.floating, float)):
-        f = float(value)
-        return f if math.isfinite(f) else None
-    if isinstance(value, np.bool_):
-        return bool(value)
-    return value
-
-
-def outcome(code: str, bad_keys: Sequence[Any], total: int, *, severity: str = "ERROR",
-            **evidence: Any) -> CheckOutcome:
-    """Passed iff no offending keys; evidence carries the code, counts and the first keys."""
-    bad = list(bad_keys)
-    doc = {"code": code, "checked": int(total), "failed": len(bad), "first_keys": jsonable(bad[:FIRST_KEYS])}
-    doc.update(jsonable(evidence))
-    return CheckOutcome(passed=not bad, evidence=doc, severity=severity)
-
-
-def key_list(frame: pl.DataFrame, cols: Sequence[str]) -> list[Any]:
-    if frame.height == 0:
-        return []
-    if len(cols) == 1:
-        return frame.get_column(cols[0]).to_list()
-    return [list(r) for r in frame.select(cols).iter_rows()]
-
-
-def missing_output(code: str, dataset_id: str) -> CheckOutcome:
-    return CheckOutcome(False, {"code": code, "error": f"output {dataset_id} missing"})
 
 
 # ---- zoneinfo from the tzdata wheel -------------------------------------------------------------

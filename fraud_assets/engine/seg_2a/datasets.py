@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import polars as pl
 
-from fraud_assets.core.dictionary import DatasetSpec, Kind, Scope
+from fraud_assets.core.dictionary import Scope
+from fraud_assets.engine.common.tables import SegmentTables
 
 SEGMENT = "2A"
 LAYER = 1
@@ -88,31 +89,13 @@ _JSON: dict[str, Scope] = {
     S4_LEGALITY_REPORT: Scope.FS,
 }
 
-SCHEMAS: dict[str, dict[str, pl.DataType]] = {k: v[2] for k, v in _TABLE.items()}
-SORT: dict[str, tuple[str, ...]] = {k: v[1] for k, v in _TABLE.items()}
-
-DATASETS: list[DatasetSpec] = [
-    DatasetSpec(id=ds_id, segment=SEGMENT, layer=LAYER, scope=scope, kind=Kind.PARQUET, sort=sort,
-                schema={col: str(dtype) for col, dtype in schema.items()})
-    for ds_id, (scope, sort, schema) in _TABLE.items()
-] + [
-    DatasetSpec(id=ds_id, segment=SEGMENT, layer=LAYER, scope=scope, kind=Kind.JSON, file_name=f"{ds_id}.json")
-    for ds_id, scope in _JSON.items()
-]
-
-
-def empty(dataset_id: str) -> pl.DataFrame:
-    return pl.DataFrame(schema=SCHEMAS[dataset_id])
-
-
-def conform(frame: pl.DataFrame, dataset_id: str) -> pl.DataFrame:
-    """Declared columns in declared order, exact dtypes, sorted by the declared keys."""
-    schema = SCHEMAS[dataset_id]
-    missing = [c for c in schema if c not in frame.columns]
-    if missing:
-        raise ValueError(f"{dataset_id}: missing columns {missing}")
-    out = frame.select([pl.col(c).cast(t, strict=True) for c, t in schema.items()])
-    return out.sort(list(SORT[dataset_id]), maintain_order=True)
+TABLES = SegmentTables(SEGMENT, LAYER, _TABLE, _JSON)
+SCHEMAS = TABLES.schemas
+SORT = TABLES.sort
+SCOPES = TABLES.scopes
+DATASETS = TABLES.datasets
+empty = TABLES.empty
+conform = TABLES.conform
 
 
 def with_partition(frame: pl.DataFrame, manifest_fingerprint: str, seed: int | None = None) -> pl.DataFrame:
