@@ -99,20 +99,28 @@ def reference_shares(cities: pl.DataFrame, countries: Sequence[str], resolver: t
 
 
 def dispersion_km(sites: pl.DataFrame) -> pl.DataFrame:
-    """Per country: RMS great-circle distance (km) of its sites from their mean point (3-D mean on the sphere)."""
-    lat = np.radians(sites.get_column("lat_deg").to_numpy())
-    lon = np.radians(sites.get_column("lon_deg").to_numpy())
-    f = sites.select("legal_country_iso").with_columns(
-        pl.Series("x", np.cos(lat) * np.cos(lon)), pl.Series("y", np.cos(lat) * np.sin(lon)),
-        pl.Series("z", np.sin(lat)))
-    m = f.group_by("legal_country_iso").agg(pl.col("x").mean().alias("mx"), pl.col("y").mean().alias("my"),
-                                            pl.col("z").mean().alias("mz"))
-    j = f.join(m, on="legal_country_iso")
-    norm = (pl.col("mx") ** 2 + pl.col("my") ** 2 + pl.col("mz") ** 2).sqrt()
-    cosang = ((pl.col("x") * pl.col("mx") + pl.col("y") * pl.col("my") + pl.col("z") * pl.col("mz")) / norm)
-    d = j.with_columns((cosang.clip(-1.0, 1.0).arccos() * tr.EARTH_RADIUS_M / 1000.0).alias("d_km"))
-    return d.group_by("legal_country_iso").agg((pl.col("d_km") ** 2).mean().sqrt().alias("dispersion_km")) \
-        .rename({"legal_country_iso": "country_iso"}).sort("country_iso")
+    """Per country: RMS great-circle distance (km) of its sites from their mean point (3-D mean on the sphere).
+
+    Sums are exact (`math.fsum`) over sites in site-key order, so the figure never depends on
+    thread scheduling or hash order.
+    """
+    ordered = sites.sort("legal_country_iso", "merchant_id", "site_order")
+    countries = ordered.get_column("legal_country_iso").to_list()
+    lat = np.radians(ordered.get_column("lat_deg").to_numpy())
+    lon = np.radians(ordered.get_column("lon_deg").to_numpy())
+    xyz = np.column_stack([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)])
+    rows = []
+    start = 0
+    for end in range(1, len(countries) + 1):
+        if end < len(countries) and countries[end] == countries[start]:
+            continue
+        block = xyz[start:end]
+        mean = np.array([math.fsum(block[:, i]) / len(block) for i in range(3)])
+        cosang = np.clip(block @ mean / math.sqrt(math.fsum(mean * mean)), -1.0, 1.0)
+        d_km = np.arccos(cosang) * tr.EARTH_RADIUS_M / 1000.0
+        rows.append((countries[start], math.sqrt(math.fsum(d_km * d_km) / len(block))))
+        start = end
+    return pl.DataFrame(rows, schema={"country_iso": pl.String, "dispersion_km": pl.Float64}, orient="row")
 
 
 def _median(values: Sequence[float]) -> float | None:
@@ -148,8 +156,8 @@ def cohort_metrics(shares: pl.DataFrame, ref: pl.DataFrame, sites_per_country: M
             continue
         s = by_site.get(c, {})
         top = sorted(s.values(), reverse=True) + [0.0, 0.0]
-        h = -sum(v * math.log(v) for v in s.values() if v > 0) / math.log(k)
-        tv = 0.5 * sum(abs(s.get(z, 0.0) - e.get(z, 0.0)) for z in set(s) | set(e))
+        h = -math.fsum(s[z] * math.log(s[z]) for z in sorted(s) if s[z] > 0) / math.log(k)
+        tv = 0.5 * math.fsum(abs(s.get(z, 0.0) - e.get(z, 0.0)) for z in sorted(set(s) | set(e)))
         per[c] = {"sites": n, "material_zones": k, "site_tzids": len(s), "top1": top[0], "top2": top[1],
                   "gap": top[0] - top[1], "entropy_n": h, "total_variation": tv, "large": n >= large_min_sites,
                   "site_shares": {z: s[z] for z in sorted(s)},
