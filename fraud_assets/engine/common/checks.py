@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -60,3 +60,36 @@ def key_list(frame: pl.DataFrame, cols: Sequence[str]) -> list[Any]:
 
 def missing_output(code: str, dataset_id: str) -> CheckOutcome:
     return CheckOutcome(False, {"code": code, "error": f"output {dataset_id} missing"})
+
+
+def rng_accounting(trace: pl.DataFrame, replay: Mapping[str, Sequence[RngTally] | None],
+                   declared: Mapping[str, Sequence[str]],
+                   implied: Mapping[str, Mapping[str, int]]) -> tuple[list[dict], dict[str, dict[str, int]]]:
+    """The RNG accounting law: (problems, trace by "state/family").
+
+    Every trace row must belong to a declared (state, family); each declared family's
+    trace must equal what re-running the state drew (`replay[state]`, None = not replayed)
+    and the totals its datasets imply (`implied[family]`, e.g. {"draws": rows}).
+    """
+    rows: dict[tuple[str, str], dict[str, int]] = {}
+    problems: list[dict] = []
+    for r in trace.iter_rows(named=True):
+        key = (r["state"], r["family"])
+        if key in rows:
+            problems.append({"duplicate_trace_row": list(key)})
+        rows[key] = {"keys": int(r["keys"]), "draws": int(r["draws"]), "blocks": int(r["blocks"])}
+    declared_pairs = {(s, f) for s, fams in declared.items() for f in fams}
+    for key in sorted(set(rows) - declared_pairs):
+        problems.append({"undeclared_family": list(key), "trace": rows[key]})
+    zero = {"keys": 0, "draws": 0, "blocks": 0}
+    for state, fams in declared.items():
+        tallies = replay.get(state)
+        rep = {t.family: {"keys": t.keys, "draws": t.draws, "blocks": t.blocks} for t in (tallies or [])}
+        for fam in fams:
+            tr = rows.get((state, fam), zero)
+            if tallies is not None and rep.get(fam, zero) != tr:
+                problems.append({"state": state, "family": fam, "trace": tr, "replay": rep.get(fam, zero)})
+            off = {k: [tr[k], v] for k, v in implied.get(fam, {}).items() if tr[k] != v}
+            if off:
+                problems.append({"state": state, "family": fam, "trace_vs_implied": off})
+    return problems, {f"{s}/{f}": v for (s, f), v in sorted(rows.items())}

@@ -26,6 +26,7 @@ import numpy as np
 import polars as pl
 
 from fraud_assets.core.errors import E_RNG_ACCOUNTING, EngineFailure
+from fraud_assets.engine.common import checks
 from fraud_assets.engine.seg_1a import datasets as ds
 from fraud_assets.engine.seg_1a.common import FIRST_KEYS, jsonable, key_list
 from fraud_assets.engine.state import CheckOutcome, StateContext, StateResult
@@ -258,32 +259,10 @@ def implied_totals(inputs: Mapping[str, pl.DataFrame]) -> dict[str, dict[str, in
 
 def rng_accounting(trace: pl.DataFrame | None, replay: Mapping[str, list | None], declared: Mapping[str, Sequence[str]],
                    implied: Mapping[str, Mapping[str, int]]) -> dict:
-    rows: dict[tuple[str, str], dict[str, int]] = {}
-    problems: list[dict] = []
     if trace is None:
         return _doc(CHECK_RNG_ACCOUNTING, CODE_RNG_ACCOUNTING, False, problems=[{"error": "rng_trace_1A missing"}])
-    for r in trace.iter_rows(named=True):
-        key = (r["state"], r["family"])
-        if key in rows:
-            problems.append({"duplicate_trace_row": list(key)})
-        rows[key] = {"keys": int(r["keys"]), "draws": int(r["draws"]), "blocks": int(r["blocks"])}
-    declared_pairs = {(s, f) for s, fams in declared.items() for f in fams}
-    for key in sorted(set(rows) - declared_pairs):
-        problems.append({"undeclared_family": list(key), "trace": rows[key]})
-    zero = {"keys": 0, "draws": 0, "blocks": 0}
-    for state, fams in declared.items():
-        tallies = replay.get(state)
-        rep = {t.family: {"keys": t.keys, "draws": t.draws, "blocks": t.blocks} for t in (tallies or [])}
-        for fam in fams:
-            tr = rows.get((state, fam), zero)
-            if tallies is not None and rep.get(fam, zero) != tr:
-                problems.append({"state": state, "family": fam, "trace": tr, "replay": rep.get(fam, zero)})
-            imp = implied.get(fam, {})
-            off = {k: [tr[k], v] for k, v in imp.items() if tr[k] != v}
-            if off:
-                problems.append({"state": state, "family": fam, "trace_vs_implied": off})
-    return _doc(CHECK_RNG_ACCOUNTING, CODE_RNG_ACCOUNTING, not problems, problems=problems[:50],
-                trace={f"{s}/{f}": v for (s, f), v in sorted(rows.items())})
+    problems, rows = checks.rng_accounting(trace, replay, declared, implied)
+    return _doc(CHECK_RNG_ACCOUNTING, CODE_RNG_ACCOUNTING, not problems, problems=problems[:50], trace=rows)
 
 
 # ---- 5. corridors ---------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ from fraud_assets.core.canonical import sha256_hex
 from fraud_assets.core.digest import content_digest
 from fraud_assets.core.errors import EngineFailure
 from fraud_assets.core.store import parquet_bytes
+from fraud_assets.engine.common import checks
 from fraud_assets.engine.seg_1b import datasets as ds
 from fraud_assets.engine.seg_1b.common import FIRST_KEYS, jsonable, key_list
 from fraud_assets.engine.seg_1b.grid import haversine_km_nb, haversine_km_py
@@ -217,29 +218,8 @@ def rng_accounting(trace: pl.DataFrame | None, replay: Mapping[str, list | None]
                    declared: Mapping[str, Sequence[str]], implied: Mapping[str, Mapping[str, int]]) -> dict:
     if trace is None:
         return _doc("rng_accounting", CODE_RNG_ACCOUNTING, False, problems=[{"error": "rng_trace_1B missing"}])
-    rows: dict[tuple[str, str], dict[str, int]] = {}
-    problems: list[dict] = []
-    for r in trace.iter_rows(named=True):
-        key = (r["state"], r["family"])
-        if key in rows:
-            problems.append({"duplicate_trace_row": list(key)})
-        rows[key] = {"keys": int(r["keys"]), "draws": int(r["draws"]), "blocks": int(r["blocks"])}
-    declared_pairs = {(s, f) for s, fams in declared.items() for f in fams}
-    for key in sorted(set(rows) - declared_pairs):
-        problems.append({"undeclared_family": list(key), "trace": rows[key]})
-    zero = {"keys": 0, "draws": 0, "blocks": 0}
-    for state, fams in declared.items():
-        tallies = replay.get(state)
-        rep = {t.family: {"keys": t.keys, "draws": t.draws, "blocks": t.blocks} for t in (tallies or [])}
-        for fam in fams:
-            tr = rows.get((state, fam), zero)
-            if tallies is not None and rep.get(fam, zero) != tr:
-                problems.append({"state": state, "family": fam, "trace": tr, "replay": rep.get(fam, zero)})
-            off = {k: [tr[k], v] for k, v in implied.get(fam, {}).items() if tr[k] != v}
-            if off:
-                problems.append({"state": state, "family": fam, "trace_vs_implied": off})
-    return _doc("rng_accounting", CODE_RNG_ACCOUNTING, not problems, problems=problems[:50],
-                trace={f"{s}/{f}": v for (s, f), v in sorted(rows.items())})
+    problems, rows = checks.rng_accounting(trace, replay, declared, implied)
+    return _doc("rng_accounting", CODE_RNG_ACCOUNTING, not problems, problems=problems[:50], trace=rows)
 
 
 # ---- 5. realism ---------------------------------------------------------------------------------------------
