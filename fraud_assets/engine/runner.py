@@ -102,7 +102,7 @@ class GatedReader:
                                         f"bytes changed since S0 sealed them: {sealed.path}")
         return path, digest
 
-    def read(self, dataset_id: str) -> pl.DataFrame | RasterSource:
+    def read(self, dataset_id: str) -> pl.DataFrame | RasterSource | dict[str, bytes]:
         if dataset_id.startswith(REF_PREFIX):
             from fraud_assets.reference import catalog as reference
 
@@ -124,6 +124,10 @@ class GatedReader:
             self._authorise(dataset_id)
         if spec.kind is Kind.JSON:
             return pl.DataFrame([json.loads(self.store.read_bytes(relative))])
+        if spec.kind is Kind.FILES:  # binary datasets (alias blobs): {file name: bytes}
+            directory = self.store.path(relative)
+            return {p.relative_to(directory).as_posix(): self.store.read_bytes(p.relative_to(self.store.root))
+                    for p in sorted(directory.rglob("*")) if p.is_file()}
         return self.store.read_parquet(relative)
 
 

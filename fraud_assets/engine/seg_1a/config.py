@@ -319,6 +319,8 @@ class Allocation(StrictModel):
 class NbCorridor(StrictModel):
     max_rejection_rate: float
     max_p99_rejections: float
+    significance: float  # one-sided binomial test level for the rate bound
+    min_merchants_for_p99: int  # p99 is judged only with at least this many multi-site merchants
 
 
 class ZtpPathology(StrictModel):

@@ -268,15 +268,44 @@ def rng_accounting(trace: pl.DataFrame | None, replay: Mapping[str, list | None]
 # ---- 5. corridors ---------------------------------------------------------------------------------
 
 
+def binomial_upper_tail(successes: int, trials: int, p: float) -> float:
+    """P(Binomial(trials, p) >= successes), summed exactly in log space."""
+    if successes <= 0:
+        return 1.0
+    if successes > trials:
+        return 0.0
+    if p <= 0.0:
+        return 0.0
+    if p >= 1.0:
+        return 1.0
+    log_p, log_q = math.log(p), math.log1p(-p)
+    terms = [math.lgamma(trials + 1) - math.lgamma(k + 1) - math.lgamma(trials - k + 1) + k * log_p
+             + (trials - k) * log_q for k in range(successes, trials + 1)]
+    top = max(terms)
+    return min(1.0, math.exp(top) * math.fsum(math.exp(t - top) for t in terms))
+
+
 def nb_corridor(nb: pl.DataFrame, cfg) -> dict:
-    r = nb.get_column("nb_rejections").to_numpy().astype(np.float64)
-    rate = float(r.sum() / (r + 1).sum()) if r.size else 0.0
+    """Corridor on the NB rejection sampler (1A-S2-003), in a form that is fair at every size.
+
+    The rate bound is a one-sided exact binomial test (INTEGRATION decision 14): the world fails
+    when its rejections are significantly above `max_rejection_rate`, so 2 rejections among 27
+    attempts of a tiny world pass while a mis-parameterised sampler fails at any size. p99 is
+    judged once there are enough merchants for a 99th percentile to mean something.
+    """
+    r = nb.get_column("nb_rejections").to_numpy().astype(np.int64)
+    rejections, attempts = int(r.sum()), int((r + 1).sum())
+    rate = rejections / attempts if attempts else 0.0
     p99 = float(np.quantile(r, 0.99)) if r.size else 0.0
     c = cfg.validation.nb_corridor
-    ok = rate <= c.max_rejection_rate and p99 <= c.max_p99_rejections
-    return _doc(CHECK_NB_CORRIDOR, CODE_NB_CORRIDOR, ok, rejection_rate=rate, p99_rejections=p99,
+    p_value = binomial_upper_tail(rejections, attempts, c.max_rejection_rate)
+    rate_ok = p_value >= c.significance
+    p99_judged = r.size >= c.min_merchants_for_p99
+    ok = rate_ok and (p99 <= c.max_p99_rejections or not p99_judged)
+    return _doc(CHECK_NB_CORRIDOR, CODE_NB_CORRIDOR, ok, rejection_rate=rate, rejections=rejections,
+                attempts=attempts, rate_p_value=p_value, p99_rejections=p99, p99_judged=p99_judged,
                 merchants=int(r.size), max_rejection_rate=c.max_rejection_rate,
-                max_p99_rejections=c.max_p99_rejections)
+                max_p99_rejections=c.max_p99_rejections, significance=c.significance)
 
 
 def ztp_pathology(st: pl.DataFrame, cfg) -> dict:

@@ -100,6 +100,22 @@ def test_structural_schema_and_sort(small_chain):
     assert res.bundle["structural_1A.json"]["problems"]["sort"] == ["outlet_catalogue"]
 
 
+def test_corridor_rate_is_a_significance_test_not_a_point_threshold(config):
+    tiny_like = pl.DataFrame({"nb_rejections": [0] * 23 + [1, 1]})  # rate 2/27 = 0.074 > 0.06
+    doc = s9.nb_corridor(tiny_like, config)
+    assert doc["passed"] and doc["rejection_rate"] > 0.06 and not doc["p99_judged"]
+    broken = pl.DataFrame({"nb_rejections": [0] * 15 + [2] * 10})  # rate 20/45, far above the bound
+    assert not s9.nb_corridor(broken, config)["passed"]
+
+
+def test_binomial_upper_tail_matches_a_direct_sum():
+    from math import comb
+
+    for k, n, p in [(0, 10, 0.1), (3, 10, 0.06), (7, 20, 0.5), (21, 20, 0.3)]:
+        direct = sum(comb(n, j) * p**j * (1 - p) ** (n - j) for j in range(k, n + 1))
+        assert abs(s9.binomial_upper_tail(k, n, p) - direct) < 1e-12
+
+
 def test_corridor_and_pathology_docs(config):
     nb = pl.DataFrame({"nb_rejections": [0] * 90 + [1] * 5 + [5] * 5})
     doc = s9.nb_corridor(nb, config)
