@@ -53,6 +53,9 @@ def _deps(spec: StateSpec) -> list[AssetKey]:
             keys.add(AssetKey(list(catalogue.writer_of(dataset_id).asset_key)))
     for upstream in spec.upstream:
         keys.add(AssetKey(list(catalogue.segment(upstream).validation_state.asset_key)))
+    gate = seg.states[0]
+    if spec is not gate:  # every read of the segment is authorised by S0's receipt
+        keys.add(AssetKey(list(gate.asset_key)))
     if spec.validation:  # the bundle digests every file of the segment
         keys.update(AssetKey(list(s.asset_key)) for s in seg.states if s is not spec)
     return sorted(keys, key=lambda k: k.to_user_string())
