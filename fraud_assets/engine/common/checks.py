@@ -93,3 +93,40 @@ def rng_accounting(trace: pl.DataFrame, replay: Mapping[str, Sequence[RngTally] 
             if off:
                 problems.append({"state": state, "family": fam, "trace_vs_implied": off})
     return problems, {f"{s}/{f}": v for (s, f), v in sorted(rows.items())}
+
+
+def _comparable(frame: pl.DataFrame) -> pl.DataFrame:
+    """List columns joined to strings, so frames with lists can be joined and compared."""
+    return frame.with_columns([pl.col(c).list.join("\x1f") for c, t in frame.schema.items()
+                               if isinstance(t, pl.List)])
+
+
+def compare_frames(written: pl.DataFrame, replay: pl.DataFrame, keys: Sequence[str]) -> dict:
+    """Cell-for-cell equality of a written frame and its replay, on `keys`.
+
+    Evidence: counts of keys only on one side, differing rows and cells per column, first keys.
+    """
+    keys = list(keys)
+    if dict(written.schema) != dict(replay.schema):
+        return {"equal": False, "schema_written": {c: str(t) for c, t in written.schema.items()},
+                "schema_replay": {c: str(t) for c, t in replay.schema.items()}}
+    w, r = _comparable(written), _comparable(replay)
+    missing = r.select(keys).join(w.select(keys), on=keys, how="anti", nulls_equal=True)
+    extra = w.select(keys).join(r.select(keys), on=keys, how="anti", nulls_equal=True)
+    j = w.join(r, on=keys, how="inner", suffix="__replay", nulls_equal=True)
+    diff_cols: dict[str, int] = {}
+    mask = pl.lit(False)
+    for c in w.columns:
+        if c in keys:
+            continue
+        neq = ~pl.col(c).eq_missing(pl.col(c + "__replay"))
+        n = j.filter(neq).height
+        if n:
+            diff_cols[c] = n
+            mask = mask | neq
+    diff = j.filter(mask).select(keys).sort(keys)
+    first = (key_list(extra.sort(keys), keys)[:FIRST_KEYS] + key_list(missing.sort(keys), keys)[:FIRST_KEYS]
+             + key_list(diff, keys)[:FIRST_KEYS])
+    return {"equal": not (missing.height or extra.height or diff.height), "rows_written": written.height,
+            "rows_replay": replay.height, "keys_only_written": extra.height, "keys_only_replay": missing.height,
+            "rows_differing": diff.height, "columns_differing": diff_cols, "first_keys": first[:FIRST_KEYS]}

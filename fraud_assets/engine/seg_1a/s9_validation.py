@@ -27,6 +27,7 @@ import polars as pl
 
 from fraud_assets.core.errors import E_RNG_ACCOUNTING, EngineFailure
 from fraud_assets.engine.common import checks
+from fraud_assets.engine.common.checks import compare_frames
 from fraud_assets.engine.seg_1a import datasets as ds
 from fraud_assets.engine.seg_1a.common import FIRST_KEYS, jsonable, key_list
 from fraud_assets.engine.state import CheckOutcome, StateContext, StateResult
@@ -131,39 +132,6 @@ def structural(inputs: Mapping[str, pl.DataFrame]) -> dict:
 
 
 # ---- 2. replays -----------------------------------------------------------------------------------
-
-
-def _comparable(frame: pl.DataFrame) -> pl.DataFrame:
-    return frame.with_columns([pl.col(c).list.join("\x1f") for c, t in frame.schema.items()
-                               if isinstance(t, pl.List)])
-
-
-def compare_frames(written: pl.DataFrame, replay: pl.DataFrame, keys: Sequence[str]) -> dict:
-    """Cell-for-cell equality on the sort keys: counts of missing/extra keys and differing cells."""
-    keys = list(keys)
-    if dict(written.schema) != dict(replay.schema):
-        return {"equal": False, "schema_written": {c: str(t) for c, t in written.schema.items()},
-                "schema_replay": {c: str(t) for c, t in replay.schema.items()}}
-    w, r = _comparable(written), _comparable(replay)
-    missing = r.select(keys).join(w.select(keys), on=keys, how="anti", nulls_equal=True)
-    extra = w.select(keys).join(r.select(keys), on=keys, how="anti", nulls_equal=True)
-    j = w.join(r, on=keys, how="inner", suffix="__replay", nulls_equal=True)
-    diff_cols: dict[str, int] = {}
-    mask = pl.lit(False)
-    for c in w.columns:
-        if c in keys:
-            continue
-        neq = ~pl.col(c).eq_missing(pl.col(c + "__replay"))
-        n = j.filter(neq).height
-        if n:
-            diff_cols[c] = n
-            mask = mask | neq
-    diff = j.filter(mask).select(keys).sort(keys)
-    first = key_list(extra.sort(keys), keys)[:FIRST_KEYS] + key_list(missing.sort(keys), keys)[:FIRST_KEYS] \
-        + key_list(diff, keys)[:FIRST_KEYS]
-    return {"equal": not (missing.height or extra.height or diff.height), "rows_written": written.height,
-            "rows_replay": replay.height, "keys_only_written": extra.height, "keys_only_replay": missing.height,
-            "rows_differing": diff.height, "columns_differing": diff_cols, "first_keys": first[:FIRST_KEYS]}
 
 
 def replay_state(spec, inputs: Mapping[str, pl.DataFrame], ctx: StateContext) -> tuple[dict, list | None]:

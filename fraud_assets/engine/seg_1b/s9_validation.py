@@ -33,6 +33,7 @@ from fraud_assets.core.digest import content_digest
 from fraud_assets.core.errors import EngineFailure
 from fraud_assets.core.store import parquet_bytes
 from fraud_assets.engine.common import checks
+from fraud_assets.engine.common.checks import compare_frames
 from fraud_assets.engine.seg_1b import datasets as ds
 from fraud_assets.engine.seg_1b.common import FIRST_KEYS, jsonable, key_list
 from fraud_assets.engine.seg_1b.grid import haversine_km_nb, haversine_km_py
@@ -143,33 +144,6 @@ def parity(inputs: Mapping[str, pl.DataFrame]) -> dict:
 
 
 # ---- 3. replays -------------------------------------------------------------------------------------------
-
-
-def compare_frames(written: pl.DataFrame, replay: pl.DataFrame, keys: Sequence[str]) -> dict:
-    """Cell-for-cell equality on the keys: counts of missing/extra keys and differing cells."""
-    keys = list(keys)
-    if dict(written.schema) != dict(replay.schema):
-        return {"equal": False, "schema_written": {c: str(t) for c, t in written.schema.items()},
-                "schema_replay": {c: str(t) for c, t in replay.schema.items()}}
-    missing = replay.select(keys).join(written.select(keys), on=keys, how="anti", nulls_equal=True)
-    extra = written.select(keys).join(replay.select(keys), on=keys, how="anti", nulls_equal=True)
-    j = written.join(replay, on=keys, how="inner", suffix="__replay", nulls_equal=True)
-    diff_cols: dict[str, int] = {}
-    mask = pl.lit(False)
-    for c in written.columns:
-        if c in keys:
-            continue
-        neq = ~pl.col(c).eq_missing(pl.col(c + "__replay"))
-        n = j.filter(neq).height
-        if n:
-            diff_cols[c] = n
-            mask = mask | neq
-    diff = j.filter(mask).select(keys).sort(keys)
-    first = (key_list(extra.sort(keys), keys)[:FIRST_KEYS] + key_list(missing.sort(keys), keys)[:FIRST_KEYS]
-             + key_list(diff, keys)[:FIRST_KEYS])
-    return {"equal": not (missing.height or extra.height or diff.height), "rows_written": written.height,
-            "rows_replay": replay.height, "keys_only_written": extra.height, "keys_only_replay": missing.height,
-            "rows_differing": diff.height, "columns_differing": diff_cols, "first_keys": first[:FIRST_KEYS]}
 
 
 def replay_state(spec, inputs: Mapping[str, pl.DataFrame], ctx: StateContext) -> tuple[dict, list | None]:
