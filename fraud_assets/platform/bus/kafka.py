@@ -51,6 +51,7 @@ from fraud_assets.platform.bus.protocol import (
     PublishOutcome,
     PublishRecord,
     StartPosition,
+    admit,
     resolve_start_offsets,
 )
 from fraud_assets.platform.contracts.envelope import (
@@ -61,7 +62,6 @@ from fraud_assets.platform.contracts.envelope import (
     eb_ref_unchecked,
     format_ts_utc,
 )
-from fraud_assets.platform.contracts.topics import partition_for_key
 
 RECORD_MAX_BYTES = 1 << 20
 _LOG = logging.getLogger("fraud_assets.platform.bus.kafka")  # librdkafka logs go here, not to stderr
@@ -339,21 +339,9 @@ class KafkaEventBus:
         add_report = reports.append
         sent = 0
         for i, rec in enumerate(records):
-            try:
-                count = self.partitions(rec.topic)
-            except EngineFailure as exc:
-                outcomes[i] = PublishOutcome("rejected", error=exc.message, code=exc.code)
-                continue
-            partition = partition_for_key(rec.key, count) if rec.partition is None else rec.partition
-            if not 0 <= partition < count:
-                outcomes[i] = PublishOutcome(
-                    "rejected", error=f"partition {partition} outside [0, {count})", code=E_EB_PARTITION_INVALID
-                )
-                continue
-            if len(rec.value) > self.record_max_bytes:
-                outcomes[i] = PublishOutcome(
-                    "rejected", error=f"value of {len(rec.value)} bytes > {self.record_max_bytes}", code=E_EB_RECORD_TOO_LARGE
-                )
+            partition = admit(rec, self.partitions, self.record_max_bytes)
+            if isinstance(partition, PublishOutcome):
+                outcomes[i] = partition
                 continue
             headers = [(k, v.encode("utf-8")) for k, v in rec.headers.items()]
             deadline = time.monotonic() + self.delivery_timeout_s

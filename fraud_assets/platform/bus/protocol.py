@@ -14,7 +14,7 @@ explicit offsets, `committed` (else earliest) or `earliest`; `latest` is refused
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
@@ -247,3 +247,22 @@ def resolve_start_offsets(
                 )
             out[topic][p] = offset
     return out
+
+
+def admit(record: PublishRecord, partitions: Callable[[str], int], record_max_bytes: int) -> int | PublishOutcome:
+    """The partition `record` goes to, or the rejection every adapter gives it (unknown topic,
+    partition out of range, value too large). Routing is `partition_for_key` unless given."""
+    from fraud_assets.platform.contracts.topics import partition_for_key
+
+    try:
+        count = partitions(record.topic)
+    except EngineFailure as exc:
+        return PublishOutcome("rejected", error=exc.message, code=exc.code)
+    partition = partition_for_key(record.key, count) if record.partition is None else record.partition
+    if not 0 <= partition < count:
+        return PublishOutcome("rejected", error=f"partition {partition} outside [0, {count})",
+                              code=E_EB_PARTITION_INVALID)
+    if len(record.value) > record_max_bytes:
+        return PublishOutcome("rejected", error=f"value of {len(record.value)} bytes > {record_max_bytes}",
+                              code=E_EB_RECORD_TOO_LARGE)
+    return partition

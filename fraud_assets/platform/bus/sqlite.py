@@ -38,7 +38,6 @@ from fraud_assets.core.errors import EngineFailure
 from fraud_assets.platform.bus.protocol import (
     E_EB_BUSY,
     E_EB_PARTITION_INVALID,
-    E_EB_RECORD_TOO_LARGE,
     E_EB_TOPIC_PARTITIONS_MISMATCH,
     E_EB_TOPIC_UNKNOWN,
     E_EB_UNAVAILABLE,
@@ -51,6 +50,7 @@ from fraud_assets.platform.bus.protocol import (
     PublishOutcome,
     PublishRecord,
     StartPosition,
+    admit,
     resolve_start_offsets,
 )
 from fraud_assets.platform.contracts.envelope import (
@@ -61,7 +61,6 @@ from fraud_assets.platform.contracts.envelope import (
     format_ts_utc,
 )
 from fraud_assets.platform.contracts.ids import H
-from fraud_assets.platform.contracts.topics import partition_for_key
 
 try:  # optional: zstd as the spec asks; zlib keeps the adapter dependency-free
     import zstandard as _zstd  # type: ignore[import-not-found]
@@ -402,21 +401,9 @@ class SqliteEventBus:
         outcomes: list[PublishOutcome | None] = [None] * len(records)
         prepared: list[tuple[int, str, int, tuple]] = []
         for i, rec in enumerate(records):
-            try:
-                count = self.partitions(rec.topic)
-            except EngineFailure as exc:
-                outcomes[i] = PublishOutcome("rejected", error=exc.message, code=exc.code)
-                continue
-            partition = partition_for_key(rec.key, count) if rec.partition is None else rec.partition
-            if not 0 <= partition < count:
-                outcomes[i] = PublishOutcome(
-                    "rejected", error=f"partition {partition} outside [0, {count})", code=E_EB_PARTITION_INVALID
-                )
-                continue
-            if len(rec.value) > self.record_max_bytes:
-                outcomes[i] = PublishOutcome(
-                    "rejected", error=f"value of {len(rec.value)} bytes > {self.record_max_bytes}", code=E_EB_RECORD_TOO_LARGE
-                )
+            partition = admit(rec, self.partitions, self.record_max_bytes)
+            if isinstance(partition, PublishOutcome):
+                outcomes[i] = partition
                 continue
             headers = dict(rec.headers)
             if self.clock == "drain":
