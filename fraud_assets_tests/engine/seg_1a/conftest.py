@@ -193,11 +193,8 @@ REAL_REFERENCE_IDS = ("iso3166_canonical", "world_countries", "gdp_per_capita", 
 
 @pytest.fixture(scope="session")
 def real_refs(tmp_path_factory) -> dict[str, pl.DataFrame]:
-    """The reference frames 1A reads, built from the installed packages (skips if intake is unavailable)."""
-    try:
-        from fraud_assets.reference import catalog
-    except ImportError:  # pragma: no cover
-        pytest.skip("fraud_assets.reference.catalog not available")
+    """The reference frames 1A reads, built from the installed packages."""
+    from fraud_assets.reference import catalog
     root = None
     try:
         from fraud_assets_tests.reference import conftest as ref_conftest
